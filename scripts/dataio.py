@@ -39,7 +39,7 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
-from common import UserError, atomic_path
+from common import UserError, atomic_path, save_npz
 
 log = logging.getLogger("digits.dataio")
 
@@ -434,9 +434,7 @@ def save_split(path: str | os.PathLike, X: np.ndarray, y: np.ndarray) -> None:
         raise ValueError(f"X must be uint8 of shape (n, {N_PIXELS}), got {X.dtype} {X.shape}")
     if y.dtype != np.uint8 or y.shape != (X.shape[0],):
         raise ValueError(f"y must be uint8 of shape ({X.shape[0]},), got {y.dtype} {y.shape}")
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, X=X, y=y)
+    save_npz(path, X=X, y=y)
 
 
 def load_split(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

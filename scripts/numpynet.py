@@ -1,21 +1,15 @@
 """A small feed-forward neural network in plain NumPy, for 28x28 digit images.
 
-Bottom to top:
+Bottom to top: layers (``Dense``, the activations, ``Dropout``) own their parameters,
+their gradients and the scratch arrays their passes write into; ``softmax_cross_entropy``
+fuses softmax and cross-entropy; optimizers update lists of arrays in place and know
+nothing of layers; ``train`` runs mini-batches, schedules and early stopping; and
+``save_model``/``load_model`` use a pickle-free ``.npz`` that is all prediction needs.
 
-* layers (``Dense``, the activations, ``Dropout``) own their parameters, their
-  gradients and the scratch arrays their passes write into;
-* ``softmax_cross_entropy`` is the loss, softmax and cross-entropy fused;
-* optimizers update lists of parameter arrays in place and know nothing about
-  layers, so a new one needs no change to the network;
-* ``train`` runs mini-batches, learning-rate schedules and early stopping;
-* ``save_model``/``load_model`` use a pickle-free ``.npz`` that is enough to predict.
-
-Training runs in float32 for speed. Every piece also runs in float64 (pass
-``dtype``), which is what the gradient checks use.
-
-The arrays that ``forward`` and ``backward`` return belong to the layers and are
-overwritten by the next pass with the same batch shape: copy them to keep them.
-Reusing them is what keeps the training loop free of allocations.
+Training runs in float32 for speed; everything also runs in float64 (``dtype``), which
+the gradient checks use. The arrays that ``forward`` and ``backward`` return belong to
+the layers and are overwritten by the next pass with the same batch shape (copy them to
+keep them): reusing them keeps the training loop free of allocations.
 """
 from __future__ import annotations
 
@@ -29,7 +23,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -43,7 +37,6 @@ MONITORS = ("dev_loss", "dev_accuracy")
 MODEL_FORMAT_VERSION = 1
 HISTORY_COLUMNS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
                    "dev_loss", "dev_accuracy", "seconds")
-DEFAULT_INPUT_SCALE = 1.0 / 255.0
 
 
 class TrainingDiverged(UserError):
@@ -61,7 +54,7 @@ def _did_you_mean(word, options) -> str:
     return f"; did you mean {match[0]!r}?" if match else f"; expected one of {', '.join(options)}"
 
 
-def _integer(low: int) -> Callable:
+def _integer(low):
     def check(value):
         # bool is an int subclass, but `epochs: true` is a mistake, not 1.
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -72,22 +65,21 @@ def _integer(low: int) -> Callable:
     return check
 
 
-def _real(low: float, high: float, *, low_open=False, high_open=False) -> Callable:
+def _real(low, high, *, low_open=False, high_open=False):
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
     def check(value):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"must be a number, got {value!r}")
         value = float(value)
-        below = value < low or (low_open and value == low)
-        above = value > high or (high_open and value == high)
-        if math.isnan(value) or below or above:
+        if not (low < value or (value == low and not low_open)) or \
+                not (value < high or (value == high and not high_open)):  # also rejects NaN
             raise ValueError(f"must be in {interval}, got {value:g}")
         return value
     return check
 
 
-def _choice(options: tuple) -> Callable:
+def _choice(options):
     def check(value):
         if not isinstance(value, str) or value not in options:
             raise ValueError(f"unknown value {value!r}{_did_you_mean(value, options)}")
@@ -102,31 +94,27 @@ def _boolean(value):
 
 
 def _hidden_widths(value):
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"must be a list of layer widths such as [256], got {value!r}")
-    if not value:
-        raise ValueError("must list at least one hidden layer width, got []")
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"must be a non-empty list of layer widths such as [256], got {value!r}")
     return tuple(_integer(1)(width) for width in value)
 
 
 def _batch_size(value):
-    if value == "full":
-        return value
     try:
-        return _integer(1)(value)
+        return value if value == "full" else _integer(1)(value)
     except ValueError:
         raise ValueError(f'must be a positive integer or "full", got {value!r}') from None
 
 
 class _Settings:
-    """Validation shared by the settings dataclasses; each names its config section and checks."""
+    """Checks shared by the settings dataclasses; each names its config section and checks."""
 
     SECTION: ClassVar[str]
     CHECKS: ClassVar[dict]
 
     def __post_init__(self):
-        # Checked here rather than only in from_dict so that settings built in code are held to
-        # the same rules; the checks also normalise (list -> tuple, 1 -> 1.0), hence the setattr.
+        # Here rather than only in from_dict, so that settings built in code obey the same
+        # rules; the checks also normalise (list -> tuple, 1 -> 1.0), hence the setattr.
         for field in dataclasses.fields(self):
             try:
                 value = self.CHECKS[field.name](getattr(self, field.name))
@@ -145,9 +133,8 @@ class _Settings:
         return cls(**d)
 
     def to_dict(self) -> dict:
-        return {field.name: (list(value) if isinstance(value, tuple) else value)
-                for field in dataclasses.fields(self)
-                for value in [getattr(self, field.name)]}
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -158,10 +145,8 @@ class ModelSettings(_Settings):
     dropout: float = 0.0  # probability of zeroing each hidden unit while training
 
     SECTION: ClassVar[str] = "model"
-    CHECKS: ClassVar[dict] = {
-        "hidden": _hidden_widths, "activation": _choice(ACTIVATIONS), "init": _choice(INITS),
-        "dropout": _real(0, 1, high_open=True),
-    }
+    CHECKS: ClassVar[dict] = {"hidden": _hidden_widths, "activation": _choice(ACTIVATIONS),
+                              "init": _choice(INITS), "dropout": _real(0, 1, high_open=True)}
 
 
 @dataclass(frozen=True)
@@ -171,7 +156,7 @@ class TrainSettings(_Settings):
     momentum: float = 0.9
     beta1: float = 0.9
     beta2: float = 0.999
-    batch_size: int | str = 128
+    batch_size: int | str = 128  # or "full": one batch per epoch, i.e. gradient descent
     epochs: int = 30
     schedule: str = "cosine"
     step_size: int = 10
@@ -184,20 +169,13 @@ class TrainSettings(_Settings):
 
     SECTION: ClassVar[str] = "train"
     CHECKS: ClassVar[dict] = {
-        "optimizer": _choice(OPTIMIZERS),
+        "optimizer": _choice(OPTIMIZERS), "schedule": _choice(SCHEDULES),
+        "monitor": _choice(MONITORS), "early_stopping": _boolean, "batch_size": _batch_size,
         "learning_rate": _real(0, math.inf, low_open=True, high_open=True),
-        "momentum": _real(0, 1, high_open=True),
-        "beta1": _real(0, 1, high_open=True),
-        "beta2": _real(0, 1, high_open=True),
-        "batch_size": _batch_size,
-        "epochs": _integer(1),
-        "schedule": _choice(SCHEDULES),
-        "step_size": _integer(1),
-        "gamma": _real(0, 1, low_open=True),
+        "momentum": _real(0, 1, high_open=True), "beta1": _real(0, 1, high_open=True),
+        "beta2": _real(0, 1, high_open=True), "gamma": _real(0, 1, low_open=True),
         "weight_decay": _real(0, math.inf, high_open=True),
-        "early_stopping": _boolean,
-        "monitor": _choice(MONITORS),
-        "patience": _integer(1),
+        "epochs": _integer(1), "step_size": _integer(1), "patience": _integer(1),
         "seed": _integer(0),
     }
 
@@ -205,34 +183,23 @@ class TrainSettings(_Settings):
 # ----------------------------------------------------------------------------- layers
 
 class Layer:
-    """A step of the network: ``forward`` maps a batch (one row per example), ``backward``
-    maps d(loss)/d(output) to d(loss)/d(input) and fills the layer's own ``grads``."""
+    """One step of the network. ``forward(x, training)`` maps a batch (a row per example);
+    ``backward(dout)`` takes d(loss)/d(output), fills ``grads`` (parallel to ``params``)
+    and returns d(loss)/d(input), unless told that nobody needs it."""
 
     kind = "layer"
+    params: list = []
+    grads: list = []
 
     def __init__(self):
         self._buffers = {}
 
-    @property
-    def params(self) -> list[np.ndarray]:
-        return []
-
-    @property
-    def grads(self) -> list[np.ndarray]:
-        return []
-
     def spec(self) -> dict:
         return {"type": self.kind}
 
-    def forward(self, x, training=False):
-        raise NotImplementedError
-
-    def backward(self, dout, need_input_grad=True):
-        raise NotImplementedError
-
     def _buffer(self, name, shape, dtype):
         # Training meets the same few shapes over and over (full batches, the last short
-        # one, the dev set), so one array per shape is allocated once and then reused.
+        # one, the dev set), so each gets one array, allocated once and then reused.
         key = (name, shape, dtype)
         buffer = self._buffers.get(key)
         if buffer is None:
@@ -243,7 +210,7 @@ class Layer:
 
 
 class Dense(Layer):
-    """``x @ W + b``; W has shape (n_in, n_out) so that a batch is one matrix product."""
+    """``x @ W + b`` with W of shape (n_in, n_out), so that a batch is one matrix product."""
 
     kind = "dense"
 
@@ -251,127 +218,109 @@ class Dense(Layer):
         super().__init__()
         self.W = np.ascontiguousarray(weights)
         self.b = np.ascontiguousarray(biases, dtype=self.W.dtype)
-        self.dW = np.zeros_like(self.W)
-        self.db = np.zeros_like(self.b)
-        self._x = None
-
-    @property
-    def params(self):
-        return [self.W, self.b]
-
-    @property
-    def grads(self):
-        return [self.dW, self.db]
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+        # Lists of the arrays themselves: everyone updates them in place, never rebinds them.
+        self.params, self.grads = [self.W, self.b], [self.dW, self.db]
 
     def spec(self):
-        return {"type": self.kind, "n_in": int(self.W.shape[0]), "n_out": int(self.W.shape[1])}
+        return {"type": self.kind, "n_in": self.W.shape[0], "n_out": self.W.shape[1]}
 
     def forward(self, x, training=False):
-        self._x = x  # not copied: the layer below does not touch it until the next forward
-        out = self._buffer("out", (len(x), self.W.shape[1]), self.W.dtype)
-        np.matmul(x, self.W, out=out)
+        self._x = x  # not copied: the layer below leaves it alone until the next forward
+        out = np.matmul(x, self.W, out=self._buffer("out", (len(x), self.W.shape[1]), self.W.dtype))
         out += self.b
         return out
 
     def backward(self, dout, need_input_grad=True):
-        np.matmul(self._x.T, dout, out=self.dW)  # x.T is a view: BLAS reads it transposed, no copy
+        np.matmul(self._x.T, dout, out=self.dW)  # x.T is a view: BLAS reads it transposed
         np.add.reduce(dout, axis=0, out=self.db)
-        if not need_input_grad:
-            return None
-        return np.matmul(dout, self.W.T, out=self._buffer("dx", self._x.shape, self.W.dtype))
+        if need_input_grad:
+            return np.matmul(dout, self.W.T, out=self._buffer("dx", self._x.shape, self.W.dtype))
+        return None
 
 
-class ReLU(Layer):
-    kind = "relu"
-
-    def forward(self, x, training=False):
-        self._active = np.greater(x, 0, out=self._buffer("active", x.shape, bool))
-        return np.maximum(x, 0, out=self._buffer("out", x.shape, x.dtype))
-
-    def backward(self, dout, need_input_grad=True):
-        return np.multiply(dout, self._active, out=self._buffer("dx", dout.shape, dout.dtype))
-
-
-class LeakyReLU(Layer):
-    kind = "leaky_relu"
-    slope = 0.01
+class Activation(Layer):
+    """An elementwise f(x). Forward also stores f'(x), so that backward is one product
+    (for ReLU, multiplying by the 0/1 mask is also twice as fast as np.maximum)."""
 
     def forward(self, x, training=False):
-        self._active = np.greater(x, 0, out=self._buffer("active", x.shape, bool))
-        out = np.multiply(x, self.slope, out=self._buffer("out", x.shape, x.dtype))
-        # With a slope below 1, max(x, slope * x) is the leaky ReLU, and needs no temporary.
-        return np.maximum(out, x, out=out)
-
-    def backward(self, dout, need_input_grad=True):
-        dx = np.multiply(dout, self.slope, out=self._buffer("dx", dout.shape, dout.dtype))
-        np.copyto(dx, dout, where=self._active)
-        return dx
-
-
-class Tanh(Layer):
-    kind = "tanh"
-
-    def forward(self, x, training=False):
-        self._out = np.tanh(x, out=self._buffer("out", x.shape, x.dtype))
-        return self._out
-
-    def backward(self, dout, need_input_grad=True):
-        dx = np.multiply(self._out, self._out, out=self._buffer("dx", dout.shape, dout.dtype))
-        np.subtract(1, dx, out=dx)
-        dx *= dout
-        return dx
-
-
-class Sigmoid(Layer):
-    kind = "sigmoid"
-
-    def forward(self, x, training=False):
-        # (1 + tanh(x / 2)) / 2 is the logistic function without 1 / (1 + exp(-x)),
-        # whose exp overflows (with a warning) for large negative x.
-        out = np.multiply(x, 0.5, out=self._buffer("out", x.shape, x.dtype))
-        np.tanh(out, out=out)
-        out += 1
-        out *= 0.5
-        self._out = out
+        out = self._buffer("out", x.shape, x.dtype)
+        self._slope = self._buffer("slope", x.shape, x.dtype)
+        self.apply(x, out, self._slope)
         return out
 
     def backward(self, dout, need_input_grad=True):
-        dx = np.subtract(1, self._out, out=self._buffer("dx", dout.shape, dout.dtype))
-        dx *= self._out
-        dx *= dout
-        return dx
+        return np.multiply(dout, self._slope, out=self._buffer("dx", dout.shape, dout.dtype))
+
+    def apply(self, x, out, slope):
+        """Write f(x) into out and f'(x) into slope."""
+        raise NotImplementedError
 
 
-class Dropout(Layer):
+class ReLU(Activation):
+    kind = "relu"
+
+    def apply(self, x, out, slope):
+        np.greater(x, 0, out=slope)
+        np.multiply(x, slope, out=out)
+
+
+class LeakyReLU(Activation):
+    kind = "leaky_relu"
+    leak = 0.01
+
+    def apply(self, x, out, slope):
+        np.greater(x, 0, out=slope)
+        slope *= 1.0 - self.leak
+        slope += self.leak
+        np.multiply(x, slope, out=out)
+
+
+class Tanh(Activation):
+    kind = "tanh"
+
+    def apply(self, x, out, slope):
+        np.tanh(x, out=out)
+        np.multiply(out, out, out=slope)
+        np.subtract(1, slope, out=slope)
+
+
+class Sigmoid(Activation):
+    kind = "sigmoid"
+
+    def apply(self, x, out, slope):
+        # (1 + tanh(x / 2)) / 2 is the logistic function without 1 / (1 + exp(-x)),
+        # whose exp overflows (with a warning) for large negative x.
+        np.multiply(x, 0.5, out=out)
+        np.tanh(out, out=out)
+        out += 1
+        out *= 0.5
+        np.subtract(1, out, out=slope)
+        slope *= out
+
+
+class Dropout(Activation):
     """Inverted dropout: kept units are scaled by 1 / (1 - rate) while training, so that
-    prediction uses the layer as the identity and needs no rescaling."""
+    prediction uses the layer as the identity. Its slope is that 0-or-scale mask."""
 
     kind = "dropout"
 
     def __init__(self, rate, rng=None):
         super().__init__()
         self.rate = float(rate)
-        self.rng = rng  # the owning Network hands over its generator, so one seed fixes every mask
-        self._mask = None
+        self.rng = rng  # the owning Network hands over its generator: one seed fixes every mask
 
     def spec(self):
         return {"type": self.kind, "rate": self.rate}
 
     def forward(self, x, training=False):
-        if not training or self.rate == 0.0:
-            self._mask = None
-            return x
-        mask = self._buffer("mask", x.shape, x.dtype)
-        self.rng.random(out=mask, dtype=mask.dtype)
-        np.greater_equal(mask, self.rate, out=mask)  # 1.0 where kept, 0.0 where dropped
-        mask *= 1.0 / (1.0 - self.rate)
-        self._mask = mask
-        return np.multiply(x, mask, out=self._buffer("out", x.shape, x.dtype))
+        return super().forward(x, training) if training and self.rate > 0 else x
 
-    def backward(self, dout, need_input_grad=True):
-        if self._mask is None:
-            return dout
-        return np.multiply(dout, self._mask, out=self._buffer("dx", dout.shape, dout.dtype))
+    def apply(self, x, out, mask):
+        self.rng.random(out=mask, dtype=mask.dtype)
+        np.greater_equal(mask, self.rate, out=mask)
+        mask *= 1.0 / (1.0 - self.rate)
+        np.multiply(x, mask, out=out)
 
 
 ACTIVATION_LAYERS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid}
@@ -390,23 +339,25 @@ def softmax(logits, out=None):
 def softmax_cross_entropy(logits, labels, grad_out=None) -> float:
     """Mean cross-entropy of softmax(logits) against integer labels.
 
-    Computed as log-sum-exp minus the true logit, after subtracting each row's maximum,
-    so no logit is too large. With ``grad_out`` (which may be ``logits`` itself, to
-    work in place) d(loss)/d(logits) = (softmax - onehot) / n is written there: fusing
-    the two is both cheaper and stabler than differentiating softmax and log apart.
+    Computed as log-sum-exp minus the true logit after subtracting each row's maximum,
+    so no logit is too large. With ``grad_out`` (which may be ``logits`` itself, to work
+    in place) d(loss)/d(logits) = (softmax - onehot) / n is written there: fused, it is
+    both cheaper and stabler than differentiating softmax and log separately.
     """
-    # (The ufuncs' own reduce methods: np.sum and ndarray.max add microseconds of argument
-    # handling per call, which on a 128 x 10 batch cost more than the arithmetic.)
+    # Few calls, and the ufuncs' own reduce rather than np.sum or ndarray.max: on a
+    # 128 x 10 batch numpy's per-call overhead costs more than the arithmetic.
     n = len(logits)
     rows = np.arange(n)
     z = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True), out=grad_out)
     z_true = z[rows, labels]
     np.exp(z, out=z)
-    sums = np.add.reduce(z, axis=1, keepdims=True)
-    loss = (np.add.reduce(np.log(sums), axis=None, dtype=np.float64)
-            - np.add.reduce(z_true, dtype=np.float64)) / n
+    sums = np.add.reduce(z, axis=1)
+    row_losses = np.log(sums)
+    row_losses -= z_true
+    loss = np.add.reduce(row_losses, dtype=np.float64) / n
     if grad_out is not None:
-        z /= np.multiply(sums, n, out=sums)
+        sums *= n
+        z /= sums[:, None]
         z[rows, labels] -= 1.0 / n
     return float(loss)
 
@@ -415,26 +366,24 @@ def softmax_cross_entropy(logits, labels, grad_out=None) -> float:
 
 def initial_weights(n_in, n_out, scheme, rng):
     """(W, b) in float64, so that float32 and float64 networks from one seed start alike."""
-    if scheme == "he":
-        # Variance 2 / fan_in keeps the size of ReLU activations steady from layer to layer.
+    if scheme == "he":  # variance 2 / fan_in keeps ReLU activations the same size layer after layer
         return rng.standard_normal((n_in, n_out)) * math.sqrt(2.0 / n_in), np.zeros(n_out)
     if scheme == "xavier":
         limit = math.sqrt(6.0 / (n_in + n_out))
         return rng.uniform(-limit, limit, (n_in, n_out)), np.zeros(n_out)
-    if scheme == "uniform":
-        # The seed notebooks' choice, biases included; kept to reproduce their results.
+    if scheme == "uniform":  # the seed notebooks' choice, biases included, to reproduce them
         return rng.uniform(-0.5, 0.5, (n_in, n_out)), rng.uniform(-0.5, 0.5, n_out)
     raise ValueError(f"unknown init {scheme!r}")
 
 
 class Network:
-    """A stack of layers whose first layer is Dense and whose last layer outputs logits."""
+    """A stack of layers that starts with a Dense layer and ends with the logits."""
 
-    def __init__(self, layers, input_scale=DEFAULT_INPUT_SCALE, rng=None):
+    def __init__(self, layers, input_scale=1 / 255, rng=None):
         self.layers = list(layers)
         if not self.layers or not isinstance(self.layers[0], Dense):
             raise ValueError("a Network starts with a Dense layer")
-        self.input_scale = float(input_scale)  # raw pixels are multiplied by this before layer 0
+        self.input_scale = float(input_scale)  # the preprocessing: raw pixels times this
         self.dtype = self.layers[0].W.dtype
         self.rng = rng if rng is not None else np.random.default_rng()
         for layer in self.layers:
@@ -450,7 +399,7 @@ class Network:
         return [layer for layer in self.layers if isinstance(layer, Dense)][-1].W.shape[1]
 
     def forward(self, x, training=False):
-        """Logits for inputs already multiplied by ``input_scale`` (see the module note on reuse)."""
+        """Logits of inputs already multiplied by ``input_scale`` (see the module note on reuse)."""
         x = np.asarray(x, dtype=self.dtype)
         for layer in self.layers:
             x = layer.forward(x, training)
@@ -459,8 +408,8 @@ class Network:
     def backward(self, dlogits) -> None:
         grad = dlogits
         for i in range(len(self.layers) - 1, -1, -1):
-            # Nobody needs d(loss)/d(pixels), and for the first layer it would cost
-            # as much as its forward product: a third of the work of a batch.
+            # Nobody needs d(loss)/d(pixels), and for the first layer it would cost as
+            # much as its forward product: a third of the arithmetic of a batch.
             grad = self.layers[i].backward(grad, need_input_grad=i > 0)
 
     def params(self) -> list[np.ndarray]:
@@ -469,11 +418,7 @@ class Network:
     def grads(self) -> list[np.ndarray]:
         return [g for layer in self.layers for g in layer.grads]
 
-    def architecture(self) -> list[dict]:
-        return [layer.spec() for layer in self.layers]
-
     def scale_inputs(self, raw_pixels) -> np.ndarray:
-        """Raw pixels (n, n_inputs) as the network's dtype, times ``input_scale``."""
         raw = np.asarray(raw_pixels)
         if raw.ndim != 2 or raw.shape[1] != self.n_inputs:
             raise ValueError(f"expected pixels of shape (n, {self.n_inputs}), got {raw.shape}")
@@ -511,10 +456,10 @@ def build_network(model: ModelSettings, n_inputs=784, n_classes=10, seed=0,
 class Optimizer:
     """Updates parameter arrays in place: ``step(params, grads, learning_rate)``.
 
-    L2 weight decay adds ``weight_decay * W`` to the gradient of every weight matrix
-    (the 2-D parameters); biases are left alone, since shrinking them does not
-    regularise anything. ``step`` may overwrite ``grads``: they are scratch space
-    that the next backward pass refills, and reusing them avoids temporaries.
+    L2 weight decay adds ``weight_decay * W`` to the gradient of each weight matrix (the
+    2-D parameters), never to biases, whose size says nothing about overfitting. ``step``
+    may overwrite ``grads``: the next backward pass refills them anyway, and using them
+    as scratch space keeps the update free of temporaries.
     """
 
     def __init__(self, weight_decay=0.0):
@@ -572,8 +517,8 @@ class Momentum(Optimizer):
 class Nesterov(Momentum):
     """v = momentum * v - lr * g;  p += momentum * v - lr * g
 
-    Nesterov's look-ahead rewritten (as in Sutskever et al., 2013) so that the gradient is
-    taken at the stored parameters, which is where backward computed it."""
+    Nesterov's look-ahead rewritten (Sutskever et al., 2013) so that the gradient is the
+    one at the stored parameters, which is where backward computed it."""
 
     def step(self, params, grads, learning_rate):
         self._update_velocity(params, grads, learning_rate)  # leaves lr * g in grads
@@ -584,13 +529,12 @@ class Nesterov(Momentum):
 
 class Adam(Optimizer):
     """Kingma & Ba (2015), with the bias corrections folded into two scalars per step
-    instead of building corrected copies of both moment estimates."""
+    rather than applied to copies of both moment estimates."""
 
     def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.0):
         super().__init__(weight_decay)
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
-        self.t = 0
-        self.m = self.v = None
+        self.t, self.m, self.v = 0, None, None
 
     def step(self, params, grads, learning_rate):
         self.add_weight_decay(params, grads)
@@ -617,10 +561,9 @@ def make_optimizer(settings: TrainSettings) -> Optimizer:
     decay = settings.weight_decay
     if settings.optimizer == "sgd":
         return SGD(weight_decay=decay)
-    if settings.optimizer == "momentum":
-        return Momentum(settings.momentum, weight_decay=decay)
-    if settings.optimizer == "nesterov":
-        return Nesterov(settings.momentum, weight_decay=decay)
+    if settings.optimizer in ("momentum", "nesterov"):
+        kind = Momentum if settings.optimizer == "momentum" else Nesterov
+        return kind(settings.momentum, weight_decay=decay)
     return Adam(settings.beta1, settings.beta2, weight_decay=decay)
 
 
@@ -629,8 +572,7 @@ def scheduled_learning_rate(settings: TrainSettings, epoch: int) -> float:
     base = settings.learning_rate
     if settings.schedule == "step":
         return base * settings.gamma ** (epoch // settings.step_size)
-    if settings.schedule == "cosine":
-        # Half a cosine wave: the full rate in the first epoch, nearly 0 in the last.
+    if settings.schedule == "cosine":  # half a cosine wave: full rate first, nearly 0 last
         return base * 0.5 * (1.0 + math.cos(math.pi * epoch / settings.epochs))
     return base
 
@@ -642,16 +584,15 @@ def _training_arrays(network, X, y, name):
     if X.ndim != 2 or X.shape[1] != network.n_inputs or len(X) == 0:
         raise UserError(f"{name} data: expected pixels of shape (n >= 1, {network.n_inputs}), "
                         f"got {X.shape}")
-    if y.shape != (len(X),):
-        raise UserError(f"{name} data: expected {len(X)} labels, got shape {y.shape}")
-    if y.min() < 0 or y.max() >= network.n_classes:
-        raise UserError(f"{name} data: labels must lie in 0..{network.n_classes - 1}")
-    # Scaled once up front: converting every mini-batch would redo it each epoch.
+    if y.shape != (len(X),) or y.min() < 0 or y.max() >= network.n_classes:
+        raise UserError(f"{name} data: expected {len(X)} labels in 0..{network.n_classes - 1}, "
+                        f"got shape {y.shape}")
+    # Scaled once: converting each mini-batch instead would redo it every epoch.
     return network.scale_inputs(X), y.astype(np.intp)
 
 
 def _evaluate(network, X, y, batch_size=8192):
-    """(mean loss, accuracy) of already-scaled inputs, in as few forward passes as memory allows."""
+    """(mean loss, accuracy) of scaled inputs, in as few forward passes as memory allows."""
     loss_sum, correct = 0.0, 0
     for start in range(0, len(X), batch_size):
         labels = y[start:start + batch_size]
@@ -661,14 +602,18 @@ def _evaluate(network, X, y, batch_size=8192):
     return loss_sum / len(X), correct / len(X)
 
 
+def _diverged(where, loss, settings):
+    return TrainingDiverged(f"training diverged at {where}: the loss is {loss}; "
+                            f"lower train.learning_rate (now {settings.learning_rate:g})")
+
+
 def train(network, X_train, y_train, X_dev, y_dev, settings: TrainSettings,
           on_epoch=None) -> list[dict]:
-    """Mini-batch training; returns one history row per epoch run (keys: HISTORY_COLUMNS).
+    """Mini-batch training; returns a history row (keys HISTORY_COLUMNS) per epoch run.
 
-    train_loss and train_accuracy are averaged over the epoch's batches as they were
-    computed (so with the weights changing, and with dropout on) rather than from a
-    second pass over the data, which would cost as much as the epoch's forward passes.
-    With early stopping the weights of the best epoch (by ``settings.monitor``) are put
+    train_loss and train_accuracy average the epoch's batches as they were computed
+    (weights changing, dropout on) instead of costing a second pass over the data.
+    With early stopping the weights of the best epoch by ``settings.monitor`` are put
     back at the end. Raises TrainingDiverged as soon as a batch loss is not finite.
     """
     X, y = _training_arrays(network, X_train, y_train, "train")
@@ -678,14 +623,11 @@ def train(network, X_train, y_train, X_dev, y_dev, settings: TrainSettings,
     params, grads = network.params(), network.grads()
     optimizer = make_optimizer(settings)
     shuffler = np.random.default_rng(settings.seed)
-    batch_x = np.empty((batch, X.shape[1]), network.dtype)
-    batch_y = np.empty(batch, np.intp)
-
-    sign = 1.0 if settings.monitor == "dev_loss" else -1.0  # compare sign * value: lower is better
-    best_score, best_epoch = math.inf, 0
-    best_params = [np.empty_like(p) for p in params] if settings.early_stopping else []
+    batch_x, batch_y = np.empty((batch, X.shape[1]), network.dtype), np.empty(batch, np.intp)
+    sign = 1.0 if settings.monitor == "dev_loss" else -1.0  # so that lower is always better
+    best_score, best_epoch, best_params = math.inf, 0, [np.empty_like(p) for p in params]
     history = []
-    # Divergence is caught from the loss below; overflow warnings on the way would be noise.
+    # Divergence is caught from the loss; overflow warnings on the way there are noise.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(1, settings.epochs + 1):
             started = time.perf_counter()
@@ -696,23 +638,19 @@ def train(network, X_train, y_train, X_dev, y_dev, settings: TrainSettings,
                 rows = order[start:start + batch]
                 xb, yb = batch_x[:len(rows)], batch_y[:len(rows)]
                 # mode="clip" because the default "raise" copies through a hidden temporary.
-                np.take(X, rows, axis=0, out=xb, mode="clip")
-                np.take(y, rows, out=yb, mode="clip")
+                X.take(rows, axis=0, out=xb, mode="clip")
+                y.take(rows, out=yb, mode="clip")
                 logits = network.forward(xb, training=True)
                 correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
                 loss = softmax_cross_entropy(logits, yb, grad_out=logits)
                 if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"training diverged at epoch {epoch}, batch {number}: the loss is {loss}; "
-                        f"lower train.learning_rate (now {settings.learning_rate:g})")
+                    raise _diverged(f"epoch {epoch}, batch {number}", loss, settings)
                 loss_sum += loss * len(rows)
                 network.backward(logits)
                 optimizer.step(params, grads, learning_rate)
             dev_loss, dev_accuracy = _evaluate(network, X_dev, y_dev)
             if not math.isfinite(dev_loss):
-                raise TrainingDiverged(
-                    f"training diverged at epoch {epoch}: the dev loss is {dev_loss}; "
-                    f"lower train.learning_rate (now {settings.learning_rate:g})")
+                raise _diverged(f"epoch {epoch} (dev set)", dev_loss, settings)
             row = {"epoch": epoch, "learning_rate": learning_rate, "train_loss": loss_sum / n,
                    "train_accuracy": correct / n, "dev_loss": dev_loss,
                    "dev_accuracy": dev_accuracy, "seconds": time.perf_counter() - started}
@@ -720,14 +658,13 @@ def train(network, X_train, y_train, X_dev, y_dev, settings: TrainSettings,
             if on_epoch is not None:
                 on_epoch(row)
             if settings.early_stopping:
-                score = sign * row[settings.monitor]
-                if score < best_score:
-                    best_score, best_epoch = score, epoch
+                if sign * row[settings.monitor] < best_score:
+                    best_score, best_epoch = sign * row[settings.monitor], epoch
                     for saved, p in zip(best_params, params):
                         np.copyto(saved, p)
                 elif epoch - best_epoch >= settings.patience:
                     break
-    if settings.early_stopping and best_epoch:
+    if settings.early_stopping:
         for p, saved in zip(params, best_params):
             np.copyto(p, saved)
     return history
@@ -737,18 +674,14 @@ def train(network, X_train, y_train, X_dev, y_dev, settings: TrainSettings,
 
 def save_model(path, network: Network, model: ModelSettings, train: TrainSettings,
                extra: dict | None = None) -> None:
-    metadata = {
-        "format_version": MODEL_FORMAT_VERSION,
-        "architecture": network.architecture(),
-        "preprocessing": {"input_scale": network.input_scale},
-        "model": model.to_dict(),
-        "train": train.to_dict(),
-        "extra": extra or {},
-    }
+    metadata = {"format_version": MODEL_FORMAT_VERSION,
+                "architecture": [layer.spec() for layer in network.layers],
+                "preprocessing": {"input_scale": network.input_scale},
+                "model": model.to_dict(), "train": train.to_dict(), "extra": extra or {}}
     arrays = {f"param_{i}": p for i, p in enumerate(network.params())}
-    # A unicode array rather than a Python str, which np.savez would pickle.
+    # A unicode array, not a Python str, which np.savez would pickle.
     arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
-    # An open handle, because given a name np.savez would append ".npz" to the temp file's.
+    # A handle, not a name: given a name, np.savez would append ".npz" to the temp file's.
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
 
@@ -758,37 +691,30 @@ def _one_line(error) -> str:
 
 
 def load_model(path) -> tuple[Network, dict]:
-    """The network saved at ``path`` and its metadata ("model", "train", "format_version",
-    "preprocessing", "extra", "architecture"), all plain JSON data. Nothing is unpickled."""
+    """The network saved at ``path``, and its metadata as plain JSON data: "model", "train",
+    "format_version", "preprocessing", "extra", "architecture". Nothing is unpickled."""
     path = Path(path)
     try:
         handle = open(path, "rb")
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file; train a model first") from None
     except OSError as error:
-        raise ModelFileError(f"{path}: cannot be read ({_one_line(error)})") from None
-    # Our own handle, because np.load leaves its file open when a damaged zip makes it fail.
+        what = "no such file" if isinstance(error, FileNotFoundError) else _one_line(error)
+        raise ModelFileError(f"{path}: cannot read the model file ({what})") from None
+    # Our own handle, as np.load leaves its file open when a damaged zip makes it fail.
     with handle:
-        # Only a zip goes on to np.load: anything else it would try to read as a pickle.
         magic = handle.read(4)
         handle.seek(0)
+        # Only a zip goes on to np.load, which would take anything else for a pickle.
         if magic != b"PK\x03\x04":
             what = ("empty file" if not magic else "a bare .npy array" if magic == b"\x93NUM"
                     else "not a zip archive")
             raise ModelFileError(f"{path}: not a model .npz archive ({what})")
         try:
-            archive = np.load(handle, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ModelFileError(f"{path}: not a model .npz archive ({_one_line(error)})") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path}: not a model .npz archive")
-        try:
-            with archive:
+            with np.load(handle, allow_pickle=False) as archive:
                 return _read_model(archive, path)
         except ModelFileError:
             raise
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-            if "pickle" in str(error):
+            if "pickle" in str(error):  # allow_pickle=False refused an object array
                 raise ModelFileError(f"{path}: holds a pickled object array, which is never "
                                      "loaded; save the model again with save_model") from None
             raise ModelFileError(f"{path}: damaged model file ({_one_line(error)})") from None
@@ -801,37 +727,32 @@ def _read_model(archive, path):
     if "metadata" not in archive.files:
         raise fail("no 'metadata' array; not a model file written by save_model")
     raw = archive["metadata"]
-    if raw.dtype.kind == "U" and raw.ndim == 0:
-        text = str(raw[()])
-    elif raw.dtype == np.uint8 and raw.ndim == 1:
-        text = raw.tobytes().decode("utf-8")
+    if raw.dtype == np.uint8 and raw.ndim == 1:
+        raw = raw.tobytes().decode("utf-8")
+    elif raw.dtype.kind == "U" and raw.ndim == 0:
+        raw = str(raw[()])
     else:
         raise fail("'metadata' is not a JSON string")
     try:
-        meta = json.loads(text)
+        meta = json.loads(raw)
     except json.JSONDecodeError as error:
         raise fail(f"'metadata' is not valid JSON ({error})") from None
-    if not isinstance(meta, dict):
-        raise fail("'metadata' is not a JSON object")
-    if meta.get("format_version") != MODEL_FORMAT_VERSION:
-        raise fail(f"format_version is {meta.get('format_version')!r}, but this code reads "
-                   f"version {MODEL_FORMAT_VERSION}; retrain the model")
-    missing = [key for key in ("architecture", "preprocessing", "model", "train") if key not in meta]
-    if missing:
-        raise fail(f"metadata lacks {', '.join(missing)}")
+    if not isinstance(meta, dict) or meta.get("format_version") != MODEL_FORMAT_VERSION:
+        version = meta.get("format_version") if isinstance(meta, dict) else None
+        raise fail(f"format_version is {version!r}, but this code reads version "
+                   f"{MODEL_FORMAT_VERSION}; retrain the model")
     try:
         model = ModelSettings.from_dict(meta["model"])
         train = TrainSettings.from_dict(meta["train"])
-    except ModelFileError:
-        raise
-    except UserError as error:
-        raise fail(f"metadata: {error}") from None
-    scale = meta["preprocessing"].get("input_scale") if isinstance(meta["preprocessing"], dict) else None
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < math.inf:
-        raise fail(f"preprocessing.input_scale must be a positive number, got {scale!r}")
+        scale = float(meta["preprocessing"]["input_scale"])
+        specs = list(meta["architecture"])
+    except (KeyError, TypeError, ValueError, UserError) as error:
+        raise fail(f"incomplete metadata ({_one_line(error)})") from None
+    if not 0 < scale < math.inf:
+        raise fail(f"preprocessing.input_scale must be a positive number, got {scale}")
 
     layers, used, width = [], 0, None
-    for spec in meta["architecture"] if isinstance(meta["architecture"], list) else [None]:
+    for spec in specs:
         kind = spec.get("type") if isinstance(spec, dict) else None
         if kind == "dense":
             weights, biases = (_parameter(archive, f"param_{used + k}", fail) for k in (0, 1))
@@ -850,18 +771,17 @@ def _read_model(archive, path):
             raise fail(f"architecture: unknown layer {spec!r}")
     stored = sum(name.startswith("param_") for name in archive.files)
     if not layers or not isinstance(layers[0], Dense) or stored != used:
-        raise fail(f"architecture uses {used} parameter arrays, but the file holds {stored}")
-    network = Network(layers, input_scale=scale, rng=np.random.default_rng(train.seed))
-    info = {"format_version": MODEL_FORMAT_VERSION, "architecture": meta["architecture"],
-            "preprocessing": {"input_scale": float(scale)}, "model": model.to_dict(),
+        raise fail(f"the architecture uses {used} parameter arrays, but the file holds {stored}")
+    info = {"format_version": MODEL_FORMAT_VERSION, "architecture": specs,
+            "preprocessing": {"input_scale": scale}, "model": model.to_dict(),
             "train": train.to_dict(), "extra": meta.get("extra") or {}}
-    return network, info
+    return Network(layers, input_scale=scale, rng=np.random.default_rng(train.seed)), info
 
 
 def _parameter(archive, name, fail):
     if name not in archive.files:
         raise fail(f"missing array {name!r}")
-    array = archive[name]  # an object array raises here: allow_pickle is off
+    array = archive[name]  # an object array raises here, as allow_pickle is off
     if array.dtype.kind != "f" or not np.all(np.isfinite(array)):
         raise fail(f"{name} must hold finite floating-point numbers, got dtype {array.dtype}")
     return array

@@ -32,7 +32,7 @@ def test_presets_are_valid_on_top_of_config(preset):
 def test_empty_config_takes_every_default():
     config = validate_config({}, SCHEMA)
     assert config["split"]["dev_fraction"] == 0.1
-    assert config["model"]["hidden"] == [256]
+    assert config["model"]["hidden"] == [256, 128]
     assert config["train"]["batch_size"] == 128
 
 

@@ -472,7 +472,7 @@ def broken_files(path, folder):
     bare = folder / "bare.npy"
     np.save(bare, np.zeros(3))
     return [
-        ("truncated", truncated, "not a model .npz archive"),
+        ("truncated", truncated, "damaged model file"),
         ("random bytes", random_bytes, "not a model .npz archive (not a zip"),
         ("empty", empty, "(empty file)"),
         ("wrong version", wrong_version, "format_version is 2"),
@@ -481,7 +481,7 @@ def broken_files(path, folder):
         ("no metadata", no_metadata, "no 'metadata'"),
         ("wrong shape", wrong_shape, "do not fit"),
         ("bare npy", bare, "bare .npy array"),
-        ("no such file", folder / "absent.npz", "no such model file"),
+        ("no such file", folder / "absent.npz", "cannot read the model file (no such file)"),
     ]
 
 
@@ -539,7 +539,7 @@ def test_default_settings_round_trip_through_json():
     (TrainSettings, {"learning_rat": 0.1}, "did you mean 'learning_rate'?"),
     (TrainSettings, {"zzz": 1}, "train.zzz: unknown setting; expected one of"),
     (ModelSettings, {"hidden": []}, "model.hidden"),
-    (ModelSettings, {"hidden": 128}, "model.hidden: must be a list"),
+    (ModelSettings, {"hidden": 128}, "model.hidden: must be a non-empty list"),
     (ModelSettings, {"hidden": [64, 0]}, "model.hidden: must be at least 1"),
     (ModelSettings, {"hidden": [64.5]}, "model.hidden: must be an integer"),
     (ModelSettings, {"activation": "rellu"}, "did you mean 'relu'?"),
