@@ -78,7 +78,13 @@ _LIMITS = None
 def to_float32(X_uint8) -> np.ndarray:
     """Pixels scaled to [0, 1] in float32 with the very operation our network applies itself,
     so that the peers see bit-for-bit the inputs ours sees."""
-    return np.multiply(X_uint8, numpynet.DEFAULT_INPUT_SCALE, dtype=np.float32)
+    global _SCALER
+    if _SCALER is None:
+        _SCALER = numpynet.build_network(numpynet.ModelSettings(hidden=(1,)), dtype=np.float32)
+    return _SCALER.scale_inputs(X_uint8)
+
+
+_SCALER = None
 
 
 # ----------------------------------------------------------------------------- data sets
@@ -206,10 +212,35 @@ def kaggle_sized_data(config, quick=False) -> Dataset:
 
 # ----------------------------------------------------------------------------- timing
 
+def noise(results: list[dict]) -> dict:
+    shares = [r.get("others_cpu", 0.0) for r in results]
+    return {"others_cpu_mean": sum(shares) / len(shares), "others_cpu_max": max(shares)}
+
+
 def median_spread(seconds: list[float]) -> dict:
     med = statistics.median(seconds)
     return {"median": med, "min": min(seconds), "max": max(seconds), "runs": list(seconds),
             "spread_pct": 100.0 * (max(seconds) - min(seconds)) / med if med > 0 else 0.0}
+
+
+def cpu_snapshot() -> tuple[int, int, int]:
+    """(all CPU time, busy CPU time, this process's CPU time) in clock ticks, from /proc."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    busy = total - fields[3] - fields[4]
+    with open("/proc/self/stat", encoding="ascii") as handle:
+        own = handle.read().rsplit(")", 1)[1].split()
+    return total, busy, int(own[11]) + int(own[12])  # utime + stime, all threads
+
+
+def others_share(before, after) -> float:
+    """Share (0..1) of the machine's CPU time that other processes used between two snapshots:
+    the measure of how noisy a timing is (0 on a quiet machine)."""
+    total = after[0] - before[0]
+    if total <= 0:
+        return 0.0
+    return max(0.0, (after[1] - before[1]) - (after[2] - before[2])) / total
 
 
 def round_robin(runners: dict, repeats: int, log=print) -> dict:
@@ -222,9 +253,12 @@ def round_robin(runners: dict, repeats: int, log=print) -> dict:
     results = {name: [] for name in runners}
     for repeat in range(repeats):
         for name, runner in runners.items():
+            before = cpu_snapshot()
             result = runner()
+            result["others_cpu"] = others_share(before, cpu_snapshot())
             results[name].append(result)
-            log(f"  run {repeat + 1}/{repeats} {name}: {result['seconds']:.3f} s", flush=True)
+            log(f"  run {repeat + 1}/{repeats} {name}: {result['seconds']:.3f} s "
+                f"(other processes used {100 * result['others_cpu']:.0f}% of the CPUs meanwhile)", flush=True)
     return results
 
 
@@ -266,10 +300,30 @@ def environment(quick: bool) -> dict:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def load_note() -> str:
-    one, five, _ = os.getloadavg()
-    return (f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
-            + ("  <-- machine busy: timings are noisy" if one > (os.cpu_count() or 1) * 0.75 else ""))
+def load_note(seconds: float = 1.0) -> str:
+    """How busy other processes keep the machine, measured over ``seconds`` of sleep (the load
+    average would count this very benchmark and the one before it)."""
+    before = cpu_snapshot()
+    time.sleep(seconds)
+    share = others_share(before, cpu_snapshot())
+    return (f"other processes used {100 * share:.0f}% of the {os.cpu_count()} CPUs over {seconds:g} s"
+            + ("  <-- machine busy: timings will be noisy" if share > NOISY else ""))
+
+
+NOISY = 0.10  # other processes' share of the CPUs above which a timing is flagged
+
+
+def noise_note(learners: list[dict]) -> str:
+    """One line on how much other processes ran during the timed runs (the 'others' CPU' column:
+    the largest share of the machine's CPU time they took during any one timed run)."""
+    worst = max(r["noise"]["others_cpu_max"] for r in learners)
+    mean = sum(r["noise"]["others_cpu_mean"] for r in learners) / len(learners)
+    note = (f"other processes' CPU share during the timed runs: mean {100 * mean:.0f}%, worst run "
+            f"{100 * worst:.0f}%")
+    if worst > NOISY:
+        note += (f"  <-- over {100 * NOISY:.0f}%: the machine was shared, those timings are noisy "
+                 "(multi-threaded BLAS/OpenMP slows down far more than the lost share); rerun when quiet")
+    return note
 
 
 def write_json(name: str, payload: dict) -> Path:

@@ -443,6 +443,10 @@ def load_split(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     rerun = "delete it and rerun the split rule"
     if not Path(path).is_file():
         raise UserError(f"{name}: file not found; rerun the split rule")
+    with open(path, "rb") as handle:
+        # np.load would take any other bytes for a pickle and say so, which misleads.
+        if handle.read(4) != b"PK\x03\x04":
+            raise UserError(f"{name}: not a .npz file (no zip signature); {rerun}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ("X", "y") if key not in archive.files]

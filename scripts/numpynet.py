@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from common import UserError, atomic_path
+from common import UserError, save_npz
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 INITS = ("he", "xavier", "uniform")
@@ -139,10 +139,10 @@ class _Settings:
 
 @dataclass(frozen=True)
 class ModelSettings(_Settings):
-    hidden: tuple[int, ...] = (256,)
+    hidden: tuple[int, ...] = (256, 128)
     activation: str = "relu"
     init: str = "he"
-    dropout: float = 0.0  # probability of zeroing each hidden unit while training
+    dropout: float = 0.1  # probability of zeroing each hidden unit while training
 
     SECTION: ClassVar[str] = "model"
     CHECKS: ClassVar[dict] = {"hidden": _hidden_widths, "activation": _choice(ACTIVATIONS),
@@ -528,8 +528,9 @@ class Nesterov(Momentum):
 
 
 class Adam(Optimizer):
-    """Kingma & Ba (2015), with the bias corrections folded into two scalars per step
-    rather than applied to copies of both moment estimates."""
+    """Kingma & Ba (2015). The bias corrections are folded into two scalars per step:
+    lr * m_hat / (sqrt(v_hat) + eps) equals step_size * m / (sqrt(v) + eps * root), with
+    root = sqrt(1 - beta2^t), which spares corrected copies of both moment estimates."""
 
     def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay=0.0):
         super().__init__(weight_decay)
@@ -542,16 +543,15 @@ class Adam(Optimizer):
             self.m = [np.zeros_like(p) for p in params]
             self.v = [np.zeros_like(p) for p in params]
         self.t += 1
-        step_size = learning_rate / (1.0 - self.beta1 ** self.t)
-        v_correction = 1.0 / math.sqrt(1.0 - self.beta2 ** self.t)
+        root = math.sqrt(1.0 - self.beta2 ** self.t)
+        step_size = learning_rate * root / (1.0 - self.beta1 ** self.t)
         for p, g, m, v, s in zip(params, grads, self.m, self.v, self.scratch(params)):
             v *= self.beta2
             v += np.multiply(np.multiply(g, g, out=s), 1.0 - self.beta2, out=s)
             m *= self.beta1
             m += np.multiply(g, 1.0 - self.beta1, out=g)
             np.sqrt(v, out=s)
-            s *= v_correction
-            s += self.epsilon
+            s += self.epsilon * root
             np.divide(m, s, out=s)
             s *= step_size
             p -= s
@@ -679,11 +679,9 @@ def save_model(path, network: Network, model: ModelSettings, train: TrainSetting
                 "preprocessing": {"input_scale": network.input_scale},
                 "model": model.to_dict(), "train": train.to_dict(), "extra": extra or {}}
     arrays = {f"param_{i}": p for i, p in enumerate(network.params())}
-    # A unicode array, not a Python str, which np.savez would pickle.
+    # A unicode array, not a Python str, which would need pickling.
     arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
-    # A handle, not a name: given a name, np.savez would append ".npz" to the temp file's.
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+    save_npz(path, **arrays)
 
 
 def _one_line(error) -> str:

@@ -15,15 +15,14 @@ import csv
 import json
 import logging
 import sys
-import zipfile
-from pathlib import Path
 from typing import Sequence
 
-import numpy as np
+from tqdm import tqdm
 
 import common
 import numpynet
 from common import UserError, atomic_path, run_main
+from dataio import load_split
 from numpynet import ModelSettings, TrainSettings
 
 log = logging.getLogger("digits")
@@ -45,48 +44,6 @@ def parse_settings(text: str) -> tuple[ModelSettings, TrainSettings]:
         if key not in SECTIONS:
             raise UserError(f"--settings: unknown section {key!r}; expected 'model' and 'train'")
     return ModelSettings.from_dict(data.get("model", {})), TrainSettings.from_dict(data.get("train", {}))
-
-
-def load_split(path) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` uint8 (n, 784) pixels and ``y`` uint8 (n,) labels from a split file."""
-    path = Path(path)
-    redo = "rerun the split rule"
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file; {redo}") from None
-    except OSError as error:
-        raise UserError(f"{path}: cannot be read ({_one_line(error)}); {redo}") from None
-    # Our own handle, because np.load leaves its file open when a damaged zip makes it fail.
-    with handle:
-        try:
-            archive = np.load(handle, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise UserError(f"{path}: not a readable .npz file ({_one_line(error)}); {redo}") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise UserError(f"{path}: holds a bare array, not the X and y of a split; {redo}")
-        try:
-            with archive:
-                missing = [name for name in ("X", "y") if name not in archive.files]
-                if missing:
-                    raise UserError(f"{path}: no array {' or '.join(missing)}; {redo}")
-                X, y = archive["X"], archive["y"]
-        except UserError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise UserError(f"{path}: damaged .npz file ({_one_line(error)}); {redo}") from None
-    if X.dtype != np.uint8 or X.ndim != 2 or X.shape[1] != N_PIXELS or len(X) == 0:
-        raise UserError(f"{path}: X must be uint8 of shape (n >= 1, {N_PIXELS}), "
-                        f"got {X.dtype} {X.shape}; {redo}")
-    if y.dtype != np.uint8 or y.shape != (len(X),):
-        raise UserError(f"{path}: y must be uint8 of shape ({len(X)},), got {y.dtype} {y.shape}; {redo}")
-    if y.max() >= N_CLASSES:
-        raise UserError(f"{path}: y holds label {int(y.max())}; labels are 0..{N_CLASSES - 1}; {redo}")
-    return X, y
-
-
-def _one_line(error) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def fit(X_train, y_train, X_dev, y_dev, model: ModelSettings, settings: TrainSettings,
@@ -125,10 +82,9 @@ def train_and_save(train_path, dev_path, model: ModelSettings, settings: TrainSe
     """Everything the rule does after parsing its arguments; returns the history."""
     X_train, y_train = load_split(train_path)
     X_dev, y_dev = load_split(dev_path)
-    log.info("training %s on %d rows, dev %d rows; model %s; train %s", model.hidden,
-             len(X_train), len(X_dev), json.dumps(model.to_dict()), json.dumps(settings.to_dict()))
-
-    from tqdm import tqdm
+    shape = "-".join(str(width) for width in (X_train.shape[1], *model.hidden, N_CLASSES))
+    log.info("training a %s network on %d rows (dev %d rows); settings %s", shape, len(X_train),
+             len(X_dev), json.dumps({"model": model.to_dict(), "train": settings.to_dict()}))
 
     with tqdm(total=settings.epochs, unit="epoch", desc="train", file=sys.stderr,
               disable=not progress) as bar:

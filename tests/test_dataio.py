@@ -743,4 +743,4 @@ def test_load_split_wrong_shape(tmp_path):
 def test_load_split_not_npz(tmp_path):
     path = tmp_path / "s.npz"
     path.write_text("hello")
-    split_refused(path, "not a readable .npz")
+    split_refused(path, "not a .npz file")

@@ -1,6 +1,5 @@
 """Interruptions and failures of real runs: signals during training, and errors inside Snakemake."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,6 +1,7 @@
 """Tests of the NumPy network: gradients, loss, optimizers, schedules, training, model file, settings."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -312,19 +313,13 @@ def test_same_seed_gives_bit_identical_weights(digits):
     def run(seed):
         network = nn.build_network(model, seed=seed)
         history = nn.train(network, X[:600], y[:600], X[600:700], y[600:700],
-                           dataclass_replace(settings, seed=seed))
+                           dataclasses.replace(settings, seed=seed))
         return network.params(), [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 
     (first, history1), (second, history2), (other, _) = run(3), run(3), run(4)
     assert history1 == history2
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
-
-
-def dataclass_replace(settings, **changes):
-    import dataclasses
-
-    return dataclasses.replace(settings, **changes)
 
 
 @pytest.mark.parametrize("optimizer", nn.OPTIMIZERS)

@@ -15,7 +15,7 @@ import split
 import submit
 import summary
 from common import UserError
-from dataio import load_split, save_split
+from dataio import load_split
 from download import build_sample
 from numpynet import ModelSettings, TrainSettings, build_network, save_model, train
 

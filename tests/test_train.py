@@ -76,9 +76,9 @@ def test_load_split(split, tmp_path):
     np.savez(tmp_path / "labels.npz", X=X, y=np.full(600, 10, np.uint8))
     (tmp_path / "junk.npz").write_bytes(b"this is not a zip file at all")
     (tmp_path / "cut.npz").write_bytes(split[0].read_bytes()[:1000])
-    cases = {"float.npz": "X must be uint8", "noy.npz": "no array y", "labels.npz": "label 10",
-             "junk.npz": "not a readable .npz", "cut.npz": "not a readable .npz",
-             "absent.npz": "no such file"}
+    cases = {"float.npz": "expected uint8", "noy.npz": "missing array(s) y", "labels.npz": "label 10",
+             "junk.npz": "not a .npz file", "cut.npz": "not a readable .npz",
+             "absent.npz": "file not found"}
     for name, words in cases.items():
         with pytest.raises(UserError) as caught:
             train.load_split(tmp_path / name)
@@ -180,4 +180,4 @@ def test_cli_divergence_exits_2_and_writes_nothing(split, tmp_path):
 def test_cli_missing_split_exits_2(split, tmp_path):
     result = run_cli((tmp_path / "nope.npz", split[1]), tmp_path, SMALL)
     assert result.returncode == 2
-    assert "nope.npz: no such file" in result.stderr
+    assert "nope.npz: file not found" in result.stderr
