@@ -175,3 +175,24 @@ def test_same_config_gives_byte_identical_outputs(built, tmp_path):
     for path in ("results/submission.csv", "results/model.npz", "results/metrics.json",
                  "results/split/train.npz", "resources/data/train.csv", "results/dev_predictions.npz"):
         assert (again / path).read_bytes() == (built / path).read_bytes(), path
+
+
+def test_report_is_one_self_contained_file(workdir):
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(encoding="utf-8")
+    for item in ("training_curves.png", "confusion_matrix.png", "worst_mistakes.png", "per_class_accuracy.png",
+                 "metrics.json", "score.json", "config.yaml"):
+        assert item in html, item
+    # Self-contained: nothing is fetched when the page is opened.
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
+
+
+def test_config_paths_reach_scripts_as_given_without_a_shell(workdir, tmp_path):
+    folder = tmp_path / "a folder; $(touch PWNED) `touch PWNED2`"
+    folder.mkdir()
+    for name in ("train.csv", "test.csv", "sample_submission.csv"):
+        shutil.copy(workdir / "resources" / "data" / name, folder / name)
+    snakemake(workdir, "download", "--config", f"data={{source: local, path: '{folder}'}}")
+    assert not list(workdir.glob("PWNED*")) and not list(tmp_path.glob("PWNED*"))
+    assert (workdir / "resources/data/train.csv").read_bytes() == (folder / "train.csv").read_bytes()
+    assert not (workdir / "resources/data/solution.csv").exists()
