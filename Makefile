@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench report clean lint
+.PHONY: run test bench report clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,14 +21,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
 
 report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --cores $(CORES) --report report.html
+	@echo "report: $$(pwd)/report.html"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/run_all.py
-
-lint: $(STAMP)
-	$(BIN)/snakemake --lint
 
 clean:
 	rm -rf results logs .snakemake report.html
