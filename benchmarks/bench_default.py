@@ -146,7 +146,7 @@ def main(argv=None) -> int:
               f"{QUICK_SKLEARN_ITER}, small 'Kaggle-sized' subset: numbers are not meaningful")
 
     results = {}
-    labels = {"ours": f"ours (numpynet, config.yaml)", "sk_defaults": f"sklearn {sklearn.__version__} defaults",
+    labels = {"ours": "ours (numpynet, config.yaml)", "sk_defaults": f"sklearn {sklearn.__version__} defaults",
               "sk_matched": f"sklearn {sklearn.__version__} matched"}
 
     # -- default data: accuracy of all three (and their times)

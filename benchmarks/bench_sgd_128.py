@@ -84,7 +84,10 @@ def run_ours(ds) -> dict:
     # evaluates the dev set after every epoch (timed) -- work the peers below do not do.
     history = numpynet.train(network, ds.X_train, ds.y_train, ds.X_dev, ds.y_dev, SETTINGS)
     seconds = time.perf_counter() - start
+    epochs_seconds = sum(row["seconds"] for row in history)
     return {"seconds": seconds, "epochs": len(history), "dtype": str(network.dtype),
+            # what train() spends outside its epochs: checking and scaling the inputs to float32
+            "setup_seconds": seconds - epochs_seconds,
             "dev_accuracy": accuracy(network.predict(ds.X_dev), ds.y_dev),
             "test_accuracy": accuracy(network.predict(ds.X_test), ds.y_test)}
 
@@ -207,6 +210,8 @@ def bench_dataset(ds, repeats) -> dict:
             "test_accuracy": results[0]["test_accuracy"], "dev_accuracy_all_runs": devs,
             "test_accuracy_all_runs": tests, "epochs": results[0]["epochs"], "dtype": results[0]["dtype"],
             "gflops_per_s": flops / timing["median"] / 1e9}
+    result["learners"]["ours"]["setup_seconds"] = benchlib.median_spread(
+        [r["setup_seconds"] for r in runs["ours"]])["median"]
     ours = result["learners"]["ours"]["timing"]["median"]
     for key in ("torch", "sklearn"):
         result["learners"][key]["ours_over_peer"] = ours / result["learners"][key]["timing"]["median"]
@@ -233,6 +238,9 @@ def print_dataset(result):
         if len(r["dev_accuracy_all_runs"]) > 1 or len(r["test_accuracy_all_runs"]) > 1:
             print(f"  note: {r['label']} accuracy varied between runs: dev {r['dev_accuracy_all_runs']}, "
                   f"leaderboard {r['test_accuracy_all_runs']}")
+    ours = learners["ours"]
+    print(f"  ours: {ours['setup_seconds']:.3f} s of the {ours['timing']['median']:.3f} s (median) is train()'s "
+          "set-up before the first epoch (checking the inputs, scaling them to a new float32 array)")
     warm = result["warm_up_seconds"]
     print("  warm-up (untimed, 1 epoch on <= 1,280 rows): "
           + ", ".join(f"{key} {seconds:.2f} s" for key, seconds in warm.items()))
@@ -277,7 +285,7 @@ def main(argv=None) -> int:
     for r in results:
         ours = r["learners"]["ours"]
         rows.append([r["dataset"]["name"], f"{r['flops'] / 1e9:.1f}", ours["timing"]["median"],
-                     f"{ours['gflops_per_s']:.1f}", f"{100 * ours['gflops_per_s'] / peak:.0f}%",
+                     f"{ours['gflops_per_s']:.1f}", f"{100 * ours['gflops_per_s'] / peak:.1f}%",
                      f"{r['flops'] / 1e9 / peak:.3f}"])
     print(table(["data set", "GFLOP", "ours median s", "achieved GFLOP/s", "% of peak", "floor s at peak"], rows))
 
@@ -300,7 +308,7 @@ def main(argv=None) -> int:
     kaggle = results[-1]
     share = kaggle["learners"]["ours"]["gflops_per_s"] / peak
     targets.append(target(f"{kaggle['dataset']['name']}: ours >= 50% of matmul peak", share >= 0.5,
-                          f"{100 * share:.0f}% ({kaggle['learners']['ours']['gflops_per_s']:.1f} of "
+                          f"{100 * share:.1f}% ({kaggle['learners']['ours']['gflops_per_s']:.1f} of "
                           f"{peak:.1f} GFLOP/s; 50% needs <= {kaggle['flops'] / 1e9 / (0.5 * peak):.2f} s, "
                           f"median was {kaggle['learners']['ours']['timing']['median']:.2f} s)"))
     print()
