@@ -196,3 +196,18 @@ def test_config_paths_reach_scripts_as_given_without_a_shell(workdir, tmp_path):
     assert not list(workdir.glob("PWNED*")) and not list(tmp_path.glob("PWNED*"))
     assert (workdir / "resources/data/train.csv").read_bytes() == (folder / "train.csv").read_bytes()
     assert not (workdir / "resources/data/solution.csv").exists()
+
+
+def test_pipeline_confusion_matrix_and_plots_agree_with_metrics(built):
+    import json
+
+    from PIL import Image
+
+    metrics = json.loads((built / "results/metrics.json").read_text())
+    rows = (built / "results/confusion_matrix.csv").read_text().splitlines()[1:]
+    assert [[int(v) for v in row.split(",")[1:]] for row in rows] == metrics["confusion_matrix"]
+    correct = sum(metrics["confusion_matrix"][i][i] for i in range(10))
+    assert correct / metrics["n"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+    for name in ("training_curves", "confusion_matrix", "worst_mistakes", "per_class_accuracy"):
+        with Image.open(built / "results/plots" / f"{name}.png") as image:
+            assert image.format == "PNG" and min(image.size) >= 400, name
