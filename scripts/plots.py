@@ -247,11 +247,15 @@ def plot_per_class_accuracy(metrics: dict, path: str | Path) -> None:
         colours = [DEV_COLOUR if r < overall else TRAIN_COLOUR for r in recall]
         bars = ax.bar(range(N_CLASSES), recall - bottom, bottom=bottom, color=colours, width=0.7)
         span = 1.0 - bottom
+        label_height = 0.06 * span  # a 10-point label, in data units, with a little room
         for bar, value in zip(bars, recall):
             x = bar.get_x() + bar.get_width() / 2
-            if value - bottom > 0.15 * span:
-                # Inside the top of the bar, so the label never collides with the overall line.
-                ax.text(x, value - 0.015 * span, f"{value:.1%}", ha="center", va="top", fontsize=10,
+            label_top = value - 0.015 * span
+            if label_top - label_height <= overall <= value + 0.005 * span:
+                label_top = overall - 0.015 * span  # slide below the overall line instead of under it
+            if label_top - label_height > bottom:
+                # Inside the bar, so the label never collides with the overall line.
+                ax.text(x, label_top, f"{value:.1%}", ha="center", va="top", fontsize=10,
                         color="white", fontweight="bold")
             else:
                 ax.text(x, value + 0.01 * span, f"{value:.1%}", ha="center", va="bottom", fontsize=10,

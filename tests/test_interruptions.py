@@ -1,6 +1,8 @@
 """Interruptions and failures of real runs: signals during training, and errors inside Snakemake."""
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -69,6 +71,17 @@ def test_a_signal_during_a_write_keeps_the_old_file(tmp_path):
             raise KeyboardInterrupt
     assert target.read_text() == "old and complete\n"
     assert [path.name for path in tmp_path.iterdir()] == ["submission.csv"]
+
+
+def test_atomic_outputs_get_the_mode_of_any_new_file(tmp_path):
+    target = tmp_path / "metrics.json"
+    old_mask = os.umask(0o022)
+    try:
+        with atomic_path(target) as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
 def test_a_failing_rule_reports_one_line_to_its_log_and_the_console(tmp_path):

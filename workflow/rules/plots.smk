@@ -17,7 +17,7 @@ rule plots:
             for name, path in PLOTS.items()
         },
     params:
-        args="",
+        args=cli(("--monitor", config["train"]["monitor"])),
     log:
         "logs/plots.log",
     benchmark:
@@ -28,4 +28,4 @@ rule plots:
         runtime=10,
     shell:
         "{PYTHON} {input.script} --history {input.history} --metrics {input.metrics}"
-        " --predictions {input.predictions} --outdir results/plots --log {log}"
+        " --predictions {input.predictions} --outdir results/plots {params.args} --log {log}"
