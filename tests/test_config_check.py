@@ -81,6 +81,8 @@ def test_unknown_key_is_named_with_the_closest_valid_key(raw, key, close):
     ({"train": {"epochs": "many"}}, "train.epochs"),
     ({"model": {"dropout": 1.0}}, "model.dropout"),
     ({"threads": 0}, "threads"),
+    ({"train": {"max_shift": 5}}, "train.max_shift"),
+    ({"train": {"max_shift": -1}}, "train.max_shift"),
 ])
 def test_wrong_type_or_range_names_the_key(raw, key):
     with pytest.raises(ConfigError) as caught:

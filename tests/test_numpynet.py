@@ -322,6 +322,84 @@ def test_same_seed_gives_bit_identical_weights(digits):
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
 
+# ----------------------------------------------------------------------------- augmentation
+
+def shift_by_hand(image, down, across):
+    side = math.isqrt(image.size)
+    moved = np.zeros((side, side), image.dtype)
+    for r in range(side):
+        for c in range(side):
+            if 0 <= r - down < side and 0 <= c - across < side:
+                moved[r, c] = image.reshape(side, side)[r - down, c - across]
+    return moved.ravel()
+
+
+@pytest.mark.parametrize("max_shift", [1, 2, 3])
+def test_shift_images_moves_each_image_whole_within_the_limit(digits, max_shift):
+    X, _ = digits
+    images = X[:200]
+    out = np.full_like(images, 7)  # stale contents must not survive
+    nn.shift_images(images, out, max_shift, np.random.default_rng(0))
+    seen = set()
+    for image, moved in zip(images, out):
+        matches = [(d, a) for d in range(-max_shift, max_shift + 1)
+                   for a in range(-max_shift, max_shift + 1)
+                   if np.array_equal(moved, shift_by_hand(image, d, a))]
+        assert matches, "an output row is not a whole-pixel shift of its input"
+        seen.update(matches)
+    # 200 rows over at most 49 offsets: every offset turns up
+    assert len(seen) == (2 * max_shift + 1) ** 2
+
+
+def test_shift_images_offsets_are_uniform_and_seeded():
+    side, n = 28, 128
+    dot = np.zeros((n, side * side), np.uint8)
+    dot[:, 14 * side + 14] = 255
+    counts = np.zeros((5, 5), int)
+    rng = np.random.default_rng(1)
+    out = np.empty_like(dot)
+    for _ in range(200):
+        nn.shift_images(dot, out, 2, rng)
+        where = out.argmax(axis=1)
+        np.add.at(counts, (where // side - 12, where % side - 12), 1)
+    expected = 200 * n / 25
+    assert np.all(np.abs(counts - expected) < 0.1 * expected), counts
+    first, second = np.empty_like(dot), np.empty_like(dot)
+    nn.shift_images(dot, first, 2, np.random.default_rng(5))
+    nn.shift_images(dot, second, 2, np.random.default_rng(5))
+    assert np.array_equal(first, second)
+
+
+def test_shifting_needs_square_images():
+    with pytest.raises(UserError, match="max_shift needs square images.*10 pixels"):
+        nn.shift_images(np.zeros((4, 10), np.uint8), np.zeros((4, 10), np.uint8), 1,
+                        np.random.default_rng(0))
+    network = nn.build_network(ModelSettings(hidden=(4,)), n_inputs=10, n_classes=2)
+    with pytest.raises(UserError, match="square images"):
+        nn.train(network, np.zeros((8, 10)), np.zeros(8, int), np.zeros((2, 10)), np.zeros(2, int),
+                 quick_settings(max_shift=1))
+
+
+def test_training_with_shifts_is_seeded_and_leaves_dev_alone(digits):
+    X, y = digits
+    model = ModelSettings(hidden=(32,))
+
+    def run(max_shift, seed=0):
+        network = nn.build_network(model, seed=0)
+        X_train = X[:600].copy()
+        history = nn.train(network, X_train, y[:600], X[600:800], y[600:800],
+                           quick_settings(max_shift=max_shift, seed=seed))
+        assert np.array_equal(X_train, X[:600])  # the caller's images are never moved
+        return network.params(), history
+
+    plain, shifted, again, other = run(0), run(2), run(2), run(2, seed=1)
+    assert all(np.array_equal(a, b) for a, b in zip(shifted[0], again[0]))
+    assert not all(np.array_equal(a, b) for a, b in zip(plain[0], shifted[0]))
+    assert not all(np.array_equal(a, b) for a, b in zip(shifted[0], other[0]))
+    # Shifted images are harder to fit, so the training loss is higher than without.
+    assert shifted[1][-1]["train_loss"] > plain[1][-1]["train_loss"]
+
+
 @pytest.mark.parametrize("optimizer", nn.OPTIMIZERS)
 def test_huge_learning_rate_raises_training_diverged(digits, optimizer):
     X, y = digits
@@ -556,6 +634,8 @@ def test_default_settings_round_trip_through_json():
     (TrainSettings, {"beta2": 1}, "train.beta2"),
     (TrainSettings, {"gamma": 0}, "train.gamma"),
     (TrainSettings, {"weight_decay": -1e-4}, "train.weight_decay"),
+    (TrainSettings, {"max_shift": -1}, "train.max_shift: must be at least 0"),
+    (TrainSettings, {"max_shift": 1.5}, "train.max_shift: must be an integer"),
     (TrainSettings, {"early_stopping": "yes"}, "train.early_stopping: must be true or false"),
     (TrainSettings, {"monitor": "dev_acc"}, "did you mean 'dev_accuracy'?"),
     (TrainSettings, {"patience": 0}, "train.patience"),

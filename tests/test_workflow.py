@@ -162,7 +162,7 @@ def test_unknown_config_key_fails_with_one_line(workdir):
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error: config")]
     assert errors == ["Error: config: unknown key 'train.learnig_rate'; did you mean 'train.learning_rate'? "
                       "(valid keys here: batch_size, beta1, beta2, early_stopping, epochs, gamma, learning_rate, "
-                      "momentum, monitor, optimizer, patience, schedule, seed, step_size, weight_decay)"]
+                      "max_shift, momentum, monitor, optimizer, patience, schedule, seed, step_size, weight_decay)"]
 
 
 def test_submit_is_not_in_the_default_target(workdir):
