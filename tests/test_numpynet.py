@@ -118,6 +118,15 @@ def test_dropout_gradient_with_a_fixed_mask():
     assert layer.forward(np.ones((3, 4)), training=False).tolist() == np.ones((3, 4)).tolist()
 
 
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.9])
+def test_dropout_drops_the_configured_share_of_units(rate):
+    layer = nn.Dropout(rate, rng=np.random.default_rng(0))
+    out = layer.forward(np.ones((200, 1001), np.float32), training=True)
+    dropped = np.mean(out == 0)
+    assert abs(dropped - rate) < 0.005  # 200,200 units: the sampling error is about 0.001
+    assert abs(out.mean() - 1.0) < 0.02  # kept units scaled so the expected output is unchanged
+
+
 def test_loss_gradient():
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((5, 4)) * 3
