@@ -676,10 +676,20 @@ def train(network, X_train, y_train, X_dev, y_dev, settings: TrainSettings,
     (weights changing, dropout on) instead of costing a second pass over the data.
     With early stopping the weights of the best epoch by ``settings.monitor`` are put
     back at the end. Raises TrainingDiverged as soon as a batch loss is not finite.
+
+    ``X_dev`` and ``y_dev`` may both be None, to train on every labelled row (say, a
+    final fit once the settings are chosen): the dev columns of the history are then
+    NaN, no time goes to a dev pass, and early stopping, which needs them, is refused.
     """
     X, y = _training_arrays(network, X_train, y_train, "train")
-    X_dev, y_dev = _training_arrays(network, X_dev, y_dev, "dev")
-    dev_x = network.scale_inputs(X_dev)  # scaled once: the dev pass runs every epoch
+    if X_dev is None and y_dev is None:
+        if settings.early_stopping:
+            raise UserError("train.early_stopping needs a dev set; set it to false to train "
+                            "without one")
+        dev_x = None
+    else:
+        X_dev, y_dev = _training_arrays(network, X_dev, y_dev, "dev")
+        dev_x = network.scale_inputs(X_dev)  # scaled once: the dev pass runs every epoch
     n = len(X)
     batch = n if settings.batch_size == "full" else min(settings.batch_size, n)
     params, grads = network.params(), network.grads()
@@ -717,9 +727,11 @@ def train(network, X_train, y_train, X_dev, y_dev, settings: TrainSettings,
                 loss_sum += loss * len(rows)
                 network.backward(logits)
                 optimizer.step(params, grads, learning_rate)
-            dev_loss, dev_accuracy = _evaluate(network, dev_x, y_dev)
-            if not math.isfinite(dev_loss):
-                raise _diverged(f"epoch {epoch} (dev set)", dev_loss, settings)
+            dev_loss, dev_accuracy = math.nan, math.nan
+            if dev_x is not None:
+                dev_loss, dev_accuracy = _evaluate(network, dev_x, y_dev)
+                if not math.isfinite(dev_loss):
+                    raise _diverged(f"epoch {epoch} (dev set)", dev_loss, settings)
             row = {"epoch": epoch, "learning_rate": learning_rate, "train_loss": loss_sum / n,
                    "train_accuracy": correct / n, "dev_loss": dev_loss,
                    "dev_accuracy": dev_accuracy, "seconds": time.perf_counter() - started}

@@ -314,6 +314,18 @@ def test_history_rows(digits):
     json.dumps(history)
 
 
+def test_training_without_a_dev_set(digits):
+    X, y = digits
+    network = nn.build_network(ModelSettings(hidden=(32,)))
+    history = nn.train(network, X[:1000], y[:1000], None, None, quick_settings(epochs=3))
+    assert len(history) == 3
+    assert all(math.isnan(row["dev_loss"]) and math.isnan(row["dev_accuracy"]) for row in history)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert np.mean(network.predict(X[4000:]) == y[4000:]) > 0.8
+    with pytest.raises(UserError, match="early_stopping needs a dev set"):
+        nn.train(network, X[:100], y[:100], None, None, quick_settings(early_stopping=True))
+
+
 def test_same_seed_gives_bit_identical_weights(digits):
     X, y = digits
     model = ModelSettings(hidden=(32, 16), dropout=0.2)
