@@ -138,7 +138,8 @@ def main(argv=None) -> int:
           f"batch {train.batch_size}, alpha {train.weight_decay:g}, no early stopping, max_iter = the epochs "
           "our run used (tol 0, so it runs them all)")
     print("       differences the matched peer cannot copy: no dropout "
-          f"(ours {model.dropout:g}), constant lr (ours {train.schedule}), alpha is divided by the batch size "
+          f"(ours {model.dropout:g}), constant lr (ours {train.schedule}), no random shifts of the training "
+          f"images (ours up to {train.max_shift} px), alpha is divided by the batch size "
           "in sklearn's gradient (ours adds weight_decay * W as is), no restoring of the best epoch, "
           "Glorot-uniform init (ours " + model.init + ")")
     if args.quick:

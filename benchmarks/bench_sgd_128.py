@@ -240,7 +240,7 @@ def print_dataset(result):
                   f"leaderboard {r['test_accuracy_all_runs']}")
     ours = learners["ours"]
     print(f"  ours: {ours['setup_seconds']:.3f} s of the {ours['timing']['median']:.3f} s (median) is train()'s "
-          "set-up before the first epoch (checking the inputs, scaling them to a new float32 array)")
+          "set-up before the first epoch (checking the inputs)")
     warm = result["warm_up_seconds"]
     print("  warm-up (untimed, 1 epoch on <= 1,280 rows): "
           + ", ".join(f"{key} {seconds:.2f} s" for key, seconds in warm.items()))
