@@ -3,7 +3,8 @@
 Bottom to top: layers (``Dense``, the activations, ``Dropout``) own their parameters,
 their gradients and the scratch arrays their passes write into; ``softmax_cross_entropy``
 fuses softmax and cross-entropy; optimizers update lists of arrays in place and know
-nothing of layers; ``train`` runs mini-batches, schedules and early stopping; and
+nothing of layers; ``shift_images`` moves training images about by a pixel or two;
+``train`` runs mini-batches, schedules and early stopping; and
 ``save_model``/``load_model`` use a pickle-free ``.npz`` that is all prediction needs.
 
 Training runs in float32 for speed; everything also runs in float64 (``dtype``), which
@@ -239,7 +240,7 @@ class Dense(Layer):
         # The column sums as a matrix-vector product: BLAS does them in a third of the
         # time numpy's reduction over the short batch axis takes.
         ones = self._buffer("ones", (len(dout),), dout.dtype)
-        ones.fill(1)
+        ones.fill(1)  # a fresh buffer is uninitialised, and filling 128 numbers costs nothing
         np.matmul(ones, dout, out=self.db)
         if need_input_grad:
             return np.matmul(dout, self.W.T, out=self._buffer("dx", self._x.shape, self.W.dtype))
