@@ -25,6 +25,7 @@ if str(SCRIPTS) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+import common  # noqa: E402
 import config_check  # noqa: E402
 import dataio  # noqa: E402
 import numpynet  # noqa: E402
@@ -188,10 +189,7 @@ def kaggle_sized_raw():
     X, y = jitter(X_real, y_real, -(-KAGGLE_TRAIN_ROWS // len(y_real)), rng)
     X_test, y_test = jitter(X_real_test, y_real_test, -(-KAGGLE_TEST_ROWS // len(y_real_test)), rng)
     X, y, X_test, y_test = X[:KAGGLE_TRAIN_ROWS], y[:KAGGLE_TRAIN_ROWS], X_test[:KAGGLE_TEST_ROWS], y_test[:KAGGLE_TEST_ROWS]
-    OUT.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, X=X, y=y, X_test=X_test, y_test=y_test)
-    os.replace(tmp, cache)
+    common.save_npz(cache, X=X, y=y, X_test=X_test, y_test=y_test)
     return X, y, X_test, y_test
 
 
@@ -327,12 +325,8 @@ def noise_note(learners: list[dict]) -> str:
 
 
 def write_json(name: str, payload: dict) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    common.write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n")
     return path
 
 

@@ -98,6 +98,14 @@ def _refuse_if_packed(data: bytes, name: str, inside: str = "") -> None:
         raise UserError(f"{name}: {inside}looks like {what}, not a CSV file; {todo}")
 
 
+def _refuse_misnamed(data: bytes, name: str, magic: bytes, suffix: str, what: str) -> None:
+    if not data.startswith(magic):
+        found = _sniff(data)
+        looks = found[0] if found else "plain text"
+        raise UserError(f"{name}: is named {suffix} but holds {looks}, not {what}; "
+                        "rename it to match its content")
+
+
 def plain_bytes(path: str | os.PathLike) -> bytes:
     """The file's content, decompressed if it is a ``.gz`` or single-CSV ``.zip`` file; refuses other packing."""
     return _read_bytes(path)[0]
@@ -117,11 +125,7 @@ def _read_bytes(path: str | os.PathLike) -> tuple[bytes, str]:
         raise UserError(f"{name}: cannot be read ({error.strerror or error}); check its permissions") from None
     lower = name.lower()
     if lower.endswith(".gz"):
-        if not data.startswith(b"\x1f\x8b"):
-            found = _sniff(data)
-            looks = found[0] if found else "plain text"
-            raise UserError(f"{name}: is named .gz but holds {looks}, not gzip data; "
-                            "rename it to match its content")
+        _refuse_misnamed(data, name, b"\x1f\x8b", ".gz", "gzip data")
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
@@ -129,11 +133,7 @@ def _read_bytes(path: str | os.PathLike) -> tuple[bytes, str]:
                             "download or copy the file again") from None
         _refuse_if_packed(data, name, "after gunzip, the content ")
     elif lower.endswith(".zip"):
-        if not data.startswith(b"PK"):
-            found = _sniff(data)
-            looks = found[0] if found else "plain text"
-            raise UserError(f"{name}: is named .zip but holds {looks}, not a zip archive; "
-                            "rename it to match its content")
+        _refuse_misnamed(data, name, b"PK", ".zip", "a zip archive")
         data, member = _unzip_single_csv(data, name)
         name = f"{name} ({member})"
         _refuse_if_packed(data, name, "the zipped file ")

@@ -201,7 +201,7 @@ class Layer:
     def spec(self) -> dict:
         return {"type": self.kind}
 
-    def _buffer(self, name, shape, dtype):
+    def _buffer(self, name, shape, dtype, fill=None):
         # Training meets the same few shapes over and over (full batches, the last short
         # one, the dev set), so each gets one array, allocated once and then reused.
         key = (name, shape, dtype)
@@ -210,6 +210,8 @@ class Layer:
             if len(self._buffers) > 64:  # callers predicting on ever-new sizes must not leak
                 self._buffers.clear()
             buffer = self._buffers[key] = np.empty(shape, dtype)
+            if fill is not None:
+                buffer.fill(fill)
         return buffer
 
 
@@ -239,9 +241,7 @@ class Dense(Layer):
         np.matmul(self._x.T, dout, out=self.dW)  # x.T is a view: BLAS reads it transposed
         # The column sums as a matrix-vector product: BLAS does them in a third of the
         # time numpy's reduction over the short batch axis takes.
-        ones = self._buffer("ones", (len(dout),), dout.dtype)
-        ones.fill(1)  # a fresh buffer is uninitialised, and filling 128 numbers costs nothing
-        np.matmul(ones, dout, out=self.db)
+        np.matmul(self._buffer("ones", (len(dout),), dout.dtype, fill=1), dout, out=self.db)
         if need_input_grad:
             return np.matmul(dout, self.W.T, out=self._buffer("dx", self._x.shape, self.W.dtype))
         return None

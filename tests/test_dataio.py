@@ -345,71 +345,30 @@ def test_refuses_blank_line_between_rows(put):
     refused(put("\n".join(lines)), "train", "row 3 (line 4)", "blank line")
 
 
-def test_refuses_non_numeric_cell(put):
-    table = rows(4)
-    table[3][10] = "abc"
-    refused(put(text_of(table)), "train", "row 4 (line 5)", "column pixel9", "non-numeric", "'abc'")
+# One bad cell in an otherwise good file: (kind, rows, row, column, cell, words the message holds).
+# 12.0 is refused like 12.5 on purpose (see the dataio docstring).
+BAD_CELLS = {
+    "non_numeric": ("train", 4, 3, 10, "abc", ["row 4 (line 5)", "column pixel9", "non-numeric", "'abc'"]),
+    "empty": ("train", 4, 1, 200, "", ["row 2 (line 3)", "column pixel199", "empty cell"]),
+    "nan": ("test", 4, 0, 0, "NaN", ["row 1 (line 2)", "column pixel0", "missing value"]),
+    "pixel_above_255": ("train", 5, 4, 784, "256", ["row 5 (line 6)", "column pixel783", "'256'", "outside 0-255"]),
+    "negative_pixel": ("train", 5, 2, 1, "-1", ["row 3 (line 4)", "column pixel0", "'-1'", "outside 0-255"]),
+    "huge_pixel": ("test", 3, 1, 7, "123456789012345678901234567890",
+                   ["row 2 (line 3)", "column pixel7", "outside 0-255"]),
+    "fractional_pixel": ("train", 3, 0, 50, "12.5", ["row 1 (line 2)", "column pixel49", "'12.5'", "not a whole number"]),
+    "integral_float_pixel": ("train", 3, 2, 3, "12.0", ["row 3 (line 4)", "column pixel2", "'12.0'", "decimal point"]),
+    "label_above_9": ("train", 4, 3, 0, "10", ["row 4 (line 5)", "column label", "'10'", "outside 0-9"]),
+    "negative_label": ("train", 4, 0, 0, "-3", ["row 1 (line 2)", "column label", "outside 0-9"]),
+    "fractional_label": ("train", 4, 1, 0, "3.5", ["row 2 (line 3)", "column label", "not a whole number"]),
+}
 
 
-def test_refuses_empty_cell(put):
-    table = rows(4)
-    table[1][200] = ""
-    refused(put(text_of(table)), "train", "row 2 (line 3)", "column pixel199", "empty cell")
-
-
-def test_refuses_nan_cell(put):
-    table = rows(4, "test")
-    table[0][0] = "NaN"
-    refused(put(text_of(table, "test"), "test.csv"), "test", "row 1 (line 2)", "column pixel0", "missing value")
-
-
-def test_refuses_pixel_above_255(put):
-    table = rows(5)
-    table[4][784] = "256"
-    refused(put(text_of(table)), "train", "row 5 (line 6)", "column pixel783", "'256'", "outside 0-255")
-
-
-def test_refuses_negative_pixel(put):
-    table = rows(5)
-    table[2][1] = "-1"
-    refused(put(text_of(table)), "train", "row 3 (line 4)", "column pixel0", "'-1'", "outside 0-255")
-
-
-def test_refuses_huge_pixel(put):
-    table = rows(3, "test")
-    table[1][7] = "123456789012345678901234567890"
-    refused(put(text_of(table, "test"), "test.csv"), "test", "row 2 (line 3)", "column pixel7", "outside 0-255")
-
-
-def test_refuses_fractional_pixel(put):
-    table = rows(3)
-    table[0][50] = "12.5"
-    refused(put(text_of(table)), "train", "row 1 (line 2)", "column pixel49", "'12.5'", "not a whole number")
-
-
-def test_refuses_integral_float_pixel(put):
-    # Decision: 12.0 is refused like 12.5 (see the dataio docstring).
-    table = rows(3)
-    table[2][3] = "12.0"
-    refused(put(text_of(table)), "train", "row 3 (line 4)", "column pixel2", "'12.0'", "decimal point")
-
-
-def test_refuses_label_above_9(put):
-    table = rows(4)
-    table[3][0] = "10"
-    refused(put(text_of(table)), "train", "row 4 (line 5)", "column label", "'10'", "outside 0-9")
-
-
-def test_refuses_negative_label(put):
-    table = rows(4)
-    table[0][0] = "-3"
-    refused(put(text_of(table)), "train", "row 1 (line 2)", "column label", "outside 0-9")
-
-
-def test_refuses_fractional_label(put):
-    table = rows(4)
-    table[1][0] = "3.5"
-    refused(put(text_of(table)), "train", "row 2 (line 3)", "column label", "not a whole number")
+@pytest.mark.parametrize("case", BAD_CELLS)
+def test_refuses_a_bad_cell(put, case):
+    kind, n, row, column, cell, words = BAD_CELLS[case]
+    table = rows(n, kind)
+    table[row][column] = cell
+    refused(put(text_of(table, kind), f"{kind}.csv"), kind, *words)
 
 
 @pytest.mark.parametrize("cell, words", [(" 7", "spaces"), ('"7"', "quoted"), ("+7", "plus sign"),
