@@ -88,6 +88,70 @@ def to_float32(X_uint8) -> np.ndarray:
 _SCALER = None
 
 
+# ----------------------------------------------------------------------------- NumPy floor
+
+def hand_fused_sgd(X_raw, y_raw, epochs, initial, *, batch=128, learning_rate=0.1, seed=0) -> dict:
+    """SGD on a one-hidden-layer ReLU network written as one flat loop over preallocated arrays,
+    with no layer objects, no loss value, no accuracy count and no divergence check: about the
+    least NumPy can do per batch with the same five matrix products as numpynet.train, so a
+    lower bound for its time. Not a product: a reference that says how far any NumPy code gets
+    at these shapes on this machine.
+
+    ``initial`` is (W1, b1, W2, b2) in float32, copied, not changed. Returns "seconds" (the
+    epoch loop) and "params", the trained (W1, b1, W2, b2).
+    """
+    W1, b1, W2, b2 = (np.array(p, dtype=np.float32) for p in initial)
+    n, n_in, hidden, n_out = len(X_raw), W1.shape[0], W1.shape[1], W2.shape[1]
+    y = y_raw.astype(np.intp)
+    dW1, dW2, db1, db2 = np.empty_like(W1), np.empty_like(W2), np.empty_like(b1), np.empty_like(b2)
+    raw_full, x_full = np.empty((batch, n_in), X_raw.dtype), np.empty((batch, n_in), np.float32)
+    y_full = np.empty(batch, np.intp)
+    h_full, mask_full, dh_full = (np.empty((batch, hidden), np.float32) for _ in range(3))
+    o_full = np.empty((batch, n_out), np.float32)
+    offsets = np.arange(0, batch * n_out, n_out)
+    lr, scale = np.float32(learning_rate), np.float32(1 / 255)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for s in range(0, n, batch):
+            rows = order[s:s + batch]
+            m = len(rows)
+            raw, xb, yb = raw_full[:m], x_full[:m], y_full[:m]
+            h, mask, dh, o = h_full[:m], mask_full[:m], dh_full[:m], o_full[:m]
+            X_raw.take(rows, axis=0, out=raw, mode="clip")
+            y.take(rows, out=yb, mode="clip")
+            np.multiply(raw, scale, out=xb, dtype=np.float32)
+            np.matmul(xb, W1, out=h)
+            h += b1
+            np.greater(h, 0, out=mask)
+            h *= mask
+            np.matmul(h, W2, out=o)
+            o += b2
+            o -= np.maximum.reduce(o, axis=1, keepdims=True)
+            np.exp(o, out=o)
+            sums = np.add.reduce(o, axis=1)
+            sums *= m
+            o /= sums[:, None]
+            o.reshape(-1)[offsets[:m] + yb] -= np.float32(1 / m)
+            np.matmul(h.T, o, out=dW2)
+            np.add.reduce(o, axis=0, out=db2)
+            np.matmul(o, W2.T, out=dh)
+            dh *= mask
+            np.matmul(xb.T, dh, out=dW1)
+            np.add.reduce(dh, axis=0, out=db1)
+            for p, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
+                g *= lr
+                p -= g
+    return {"seconds": time.perf_counter() - start, "params": (W1, b1, W2, b2)}
+
+
+def hand_fused_predict(params, X_raw) -> np.ndarray:
+    W1, b1, W2, b2 = params
+    hidden = np.maximum(to_float32(X_raw) @ W1 + b1, 0)
+    return (hidden @ W2 + b2).argmax(axis=1)
+
+
 # ----------------------------------------------------------------------------- data sets
 
 @dataclass

@@ -102,7 +102,7 @@ def main(argv=None) -> int:
             fn()
         single[name] = clock() - start
 
-    fused = fused_loop(X_raw, y_raw, args.epochs, net.input_scale)
+    fused = benchlib.hand_fused_sgd(X_raw, y_raw, args.epochs, (dense1.W, dense1.b, dense2.W, dense2.b))["seconds"]
 
     print(f"\nnumpynet.train, whole call: {whole:.3f} s = {flops / whole / 1e9:.1f} GFLOP/s")
     print(f"step by step (instrumented): {stepped:.3f} s")
@@ -117,47 +117,6 @@ def main(argv=None) -> int:
     print(f"the same training as one hand-fused loop (no layer objects, no accuracy count, no dev pass): "
           f"{fused:.3f} s = {flops / fused / 1e9:.1f} GFLOP/s ({1e6 * fused / n_batches:.0f} us per batch)")
     return 0
-
-
-def fused_loop(X_raw, y_raw, epochs, scale) -> float:
-    """Seconds for the same SGD training written as one flat loop over preallocated arrays: about
-    the least NumPy can do per batch with these products, so the floor for numpynet.train."""
-    rng = np.random.default_rng(0)
-    n = len(X_raw)
-    W1 = (rng.standard_normal((784, 128)) * np.sqrt(2 / 784)).astype(np.float32)
-    W2 = (rng.standard_normal((128, 10)) * np.sqrt(2 / 128)).astype(np.float32)
-    b1, b2 = np.zeros(128, np.float32), np.zeros(10, np.float32)
-    dW1, dW2, db1, db2 = np.empty_like(W1), np.empty_like(W2), np.empty_like(b1), np.empty_like(b2)
-    raw, xb = np.empty((128, 784), np.uint8), np.empty((128, 784), np.float32)
-    yb = np.empty(128, np.intp)
-    h, mask, dh = (np.empty((128, 128), np.float32) for _ in range(3))
-    o = np.empty((128, 10), np.float32)
-    lr, scale = np.float32(0.1), np.float32(scale)
-    y = y_raw.astype(np.intp)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        for s in range(0, n - 127, 128):  # full batches only: the floor, not a faithful copy
-            rows = order[s:s + 128]
-            X_raw.take(rows, axis=0, out=raw, mode="clip"); y.take(rows, out=yb, mode="clip")
-            np.multiply(raw, scale, out=xb)
-            np.matmul(xb, W1, out=h); h += b1
-            np.greater(h, 0, out=mask); h *= mask
-            np.matmul(h, W2, out=o); o += b2
-            o -= o.max(axis=1, keepdims=True)
-            true_class = np.arange(0, 1280, 10) + yb
-            np.exp(o, out=o)
-            sums = o.sum(axis=1)
-            sums *= 128
-            o /= sums[:, None]
-            o.reshape(-1)[true_class] -= np.float32(1 / 128)
-            np.matmul(h.T, o, out=dW2); np.add.reduce(o, axis=0, out=db2)
-            np.matmul(o, W2.T, out=dh); dh *= mask
-            np.matmul(xb.T, dh, out=dW1); np.add.reduce(dh, axis=0, out=db1)
-            for p, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
-                g *= lr
-                p -= g
-    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
